@@ -6,6 +6,7 @@ Each subcommand is a thin dispatcher into the module that owns the work.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +15,11 @@ from ildwh.config import Paths
 
 
 def _paths(args: argparse.Namespace) -> Paths:
-    return Paths.at(args.home).ensure()
+    paths = Paths.at(args.home).ensure()
+    # Prefect keeps its local state (temporary server database, logs) under the home folder
+    # unless the operator points it elsewhere; set before prefect is first imported.
+    os.environ.setdefault("PREFECT_HOME", str(paths.home / "prefect"))
+    return paths
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -63,7 +68,8 @@ def cmd_analyse(args: argparse.Namespace) -> int:
 def cmd_refresh(args: argparse.Namespace) -> int:
     from flows.nightly_refresh import refresh_cli
 
-    return refresh_cli(_paths(args), extracts=args.extracts, force=args.force)
+    return refresh_cli(_paths(args), extracts=args.extracts, force=args.force,
+                       rebuild=args.rebuild)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -139,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("refresh", help="run the nightly refresh once (no server needed)")
     s.add_argument("--extracts", default=None, help="extract root (default <home>/extracts)")
     s.add_argument("--force", action="store_true", help="force reload of changed drops")
+    s.add_argument("--rebuild", action="store_true",
+                   help="rebuild and republish even when no new drop arrived")
     s.set_defaults(func=cmd_refresh)
 
     s = sub.add_parser("demo", help="generate the embedded synthetic extract and run the refresh")
