@@ -320,10 +320,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def _count(counts: dict, severity: str) -> int | None:
+    """Failed checks of one severity from the checkpoint's counts[severity][status]."""
     if not counts:
         return None
-    return int(sum(v for k, v in counts.items() if k.startswith(severity) and "failed" in k)
-               or counts.get(f"{severity}_failed", 0))
+    return int((counts.get(severity) or {}).get("failed", 0))
 
 
 def _stage(out: RefreshOutcome, paths: Paths, stage: str, label: str, fn: Callable[[], Any]):
