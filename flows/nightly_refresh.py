@@ -264,7 +264,8 @@ def nightly_refresh(home: str | None = None, extracts: str | None = None, force:
                                   f"failed: {names} (see {staged / 'dq-summary.html'})")
             # 4. analysis
             stage = "analysis"
-            dq_status = {"ok": dq.ok, "counts": out.dq_counts}
+            dq_status = {"ok": dq.ok, "status": "passed" if dq.ok else "failed",
+                         "counts": out.dq_counts}
             history = runs.history(paths.restricted_db, limit=10)
             _stage(out, paths, stage, "ROC, Kaplan-Meier, Cox, tables, report",
                    lambda: analysis_task(str(paths.build_db), str(staged), run_id,
