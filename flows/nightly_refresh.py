@@ -70,10 +70,10 @@ def load_task(extracts: str, restricted_db: str, force: bool):
 
 
 @task(name="dbt build", timeout_seconds=STAGE_TIMEOUT_S["dbt"])
-def dbt_task(home: str):
+def dbt_task(home: str, dbt_vars: dict | None = None):
     from ildwh.dbt_runner import dbt_build
 
-    return dbt_build(Paths.at(home))
+    return dbt_build(Paths.at(home), vars=dbt_vars)
 
 
 @task(name="dbt docs", timeout_seconds=600)
@@ -84,12 +84,14 @@ def dbt_docs_task(home: str, out_dir: str) -> str | None:
 
 
 @task(name="data-quality checkpoint", timeout_seconds=STAGE_TIMEOUT_S["data_quality"])
-def dq_task(build_db: str, run_id: str, reports_dir: str, previous_db: str | None):
+def dq_task(build_db: str, run_id: str, reports_dir: str, previous_db: str | None,
+            thresholds: str | None = None):
     from expectations.checkpoint import run_checkpoint
 
     prev = Path(previous_db) if previous_db else None
     return run_checkpoint(Path(build_db), run_id, Path(reports_dir), previous_db=prev,
-                          history_db=prev)
+                          history_db=prev,
+                          thresholds_path=Path(thresholds) if thresholds else None)
 
 
 @task(name="study analysis", timeout_seconds=STAGE_TIMEOUT_S["analysis"])
@@ -195,8 +197,15 @@ def _attrition(build_db: Path) -> list[dict]:
 # ---------------------------------------------------------------- the flow
 @flow(name="nightly_refresh", log_prints=False)
 def nightly_refresh(home: str | None = None, extracts: str | None = None, force: bool = False,
-                    rebuild: bool = False) -> RefreshOutcome:
-    """Load new drops, rebuild, gate, analyse and publish; on any failure publish nothing."""
+                    rebuild: bool = False, dbt_vars: dict | None = None,
+                    dq_thresholds: str | None = None) -> RefreshOutcome:
+    """Load new drops, rebuild, gate, analyse and publish; on any failure publish nothing.
+
+    `dbt_vars` overrides study parameters (dbt vars, e.g. the baseline window) for this run;
+    `dq_thresholds` points at another data-quality thresholds file (default
+    `expectations/thresholds.yml`, or `$ILDWH_DQ_THRESHOLDS`).
+    """
+    dq_thresholds = dq_thresholds or os.environ.get("ILDWH_DQ_THRESHOLDS")
     paths = Paths.at(home).ensure()
     extracts_dir = Path(extracts) if extracts else paths.extracts
     logger = get_run_logger()
@@ -240,7 +249,7 @@ def nightly_refresh(home: str | None = None, extracts: str | None = None, force:
                 if f.exists():
                     f.unlink()
             res = _stage(out, paths, stage, "dbt build (staging -> intermediate -> marts)",
-                         lambda: dbt_task(str(paths.home)))
+                         lambda: dbt_task(str(paths.home), dbt_vars))
             if not res.ok:
                 raise StageFailed("dbt", "; ".join(res.failures[:5]) or "dbt build failed")
             out.attrition = _attrition(paths.build_db)
@@ -253,7 +262,8 @@ def nightly_refresh(home: str | None = None, extracts: str | None = None, force:
             stage = "data_quality"
             prev = str(paths.analytics_db) if paths.analytics_db.exists() else None
             dq = _stage(out, paths, stage, "Great Expectations checkpoint",
-                        lambda: dq_task(str(paths.build_db), run_id, str(staged), prev))
+                        lambda: dq_task(str(paths.build_db), run_id, str(staged), prev,
+                                        dq_thresholds))
             out.dq_counts = dict(getattr(dq, "counts", {}) or {})
             if not dq.ok:
                 failed = [r for r in dq.results

@@ -8,6 +8,9 @@ import os
 import pytest
 
 TEST_KEY = "test-pseudonym-key-0123456789abcdef"
+# Set at import so session- and module-scoped fixtures see the same key as the tests.
+os.environ["ILDWH_PSEUDONYM_KEY"] = TEST_KEY
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
 @pytest.fixture(autouse=True)
