@@ -1,0 +1,65 @@
+-- Baseline characteristics (protocol section 6, Tables 1 and 2): one row per analysed patient;
+-- continuous values in canonical units (NULL = missing), flags as booleans (antibody and ANA
+-- flags NULL when never tested at baseline; skin and symptom flags never NULL).
+with derived as (
+    select * from {{ ref('int_baseline_variables_derived') }}
+),
+
+baseline as (
+    select
+        person_key,
+        analysis_group,
+        hrct_pattern,
+        is_adm,
+        control_diagnosis,
+        cast(age_years as double) as age_years,
+        cast(wbc_10e9_per_l as double) as wbc_10e9_per_l,
+        cast(lymphocyte_10e9_per_l as double) as lymphocyte_10e9_per_l,
+        cast(hb_g_per_l as double) as hb_g_per_l,
+        cast(plt_10e9_per_l as double) as plt_10e9_per_l,
+        cast(hscrp_mg_per_l as double) as hscrp_mg_per_l,
+        cast(esr_mm_per_h as double) as esr_mm_per_h,
+        cast(alb_g_per_l as double) as alb_g_per_l,
+        cast(alt_u_per_l as double) as alt_u_per_l,
+        cast(ast_u_per_l as double) as ast_u_per_l,
+        cast(ck_u_per_l as double) as ck_u_per_l,
+        cast(ckmb_u_per_l as double) as ckmb_u_per_l,
+        cast(ldh_u_per_l as double) as ldh_u_per_l,
+        cast(b2mg_mg_per_l as double) as b2mg_mg_per_l,
+        cast(ferritin_ug_per_l as double) as ferritin_ug_per_l,
+        cast(pao2_mmhg as double) as pao2_mmhg,
+        cast(oi_mmhg as double) as oi_mmhg,
+        cast(lactate_mmol_per_l as double) as lactate_mmol_per_l,
+        cast(fev1_pct_pred as double) as fev1_pct_pred,
+        cast(fvc_pct_pred as double) as fvc_pct_pred,
+        cast(dlco_pct_pred as double) as dlco_pct_pred,
+        cast(male as boolean) as male,
+        cast(smoking_history as boolean) as smoking_history,
+        cast(systemic_symptoms as boolean) as systemic_symptoms,
+        cast(ana_positive as boolean) as ana_positive,
+        cast(anti_mda5 as boolean) as anti_mda5,
+        cast(anti_jo1 as boolean) as anti_jo1,
+        cast(anti_pl7 as boolean) as anti_pl7,
+        cast(anti_pl12 as boolean) as anti_pl12,
+        cast(anti_ej as boolean) as anti_ej,
+        cast(anti_mi2 as boolean) as anti_mi2,
+        cast(anti_srp as boolean) as anti_srp,
+        cast(anti_ro52 as boolean) as anti_ro52,
+        cast(anti_pmscl75 as boolean) as anti_pmscl75,
+        cast(anti_pmscl100 as boolean) as anti_pmscl100,
+        cast(anti_ssa as boolean) as anti_ssa,
+        cast(anti_ku as boolean) as anti_ku,
+        cast(anti_u1rnp as boolean) as anti_u1rnp,
+        cast(heliotrope_rash as boolean) as heliotrope_rash,
+        cast(gottron_sign as boolean) as gottron_sign,
+        cast(minor_cutaneous as boolean) as minor_cutaneous,
+        cast(mechanic_hands as boolean) as mechanic_hands,
+        cast(v_sign as boolean) as v_sign,
+        cast(cutaneous_ulcer as boolean) as cutaneous_ulcer,
+        cast(poikiloderma as boolean) as poikiloderma,
+        cast(holster_sign as boolean) as holster_sign,
+        cast(ldh_above_normal as boolean) as ldh_above_normal,
+    from derived
+)
+
+select * from baseline
