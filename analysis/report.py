@@ -6,11 +6,13 @@ import base64
 import collections
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pandas as pd
 
 from analysis.cox import CoxResult
+from analysis.diff import KEY_STATISTICS
 from analysis.roc import RocResult
 from analysis.survival import FollowUpResult, KmResult
 from analysis.tables import CHI2, FISHER, MWU, WELCH, Table1Row, Table2Row
@@ -39,6 +41,7 @@ class ReportInputs:
     figures: dict[str, Path]
     warnings: tuple[str, ...]
     generated_at: str
+    changes: Any = None  # analysis.diff.DiffResult against the previous publication, or None
 
 
 def fmt(x, digits: int = 2) -> str:
@@ -172,6 +175,7 @@ def write_report(path: Path, inp: ReportInputs) -> Path:
         figs={k: _png(v) for k, v in inp.figures.items()},
         cmp={k: _comparison(v) for k, v in inp.frames.items()},
         t1_cols=("ALL", "ADM-NSIP", "ADM-OP"),
+        key_statistics=sorted(KEY_STATISTICS),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")

@@ -10,10 +10,12 @@ import pandas as pd
 
 from analysis import io, plots, report, results
 from analysis.cox import DEFAULT_MULTIVARIATE, PROTOCOL_UNIVARIATE, cox_fit, cox_univariate
+from analysis.diff import diff_against_build
 from analysis.errors import AnalysisInputError
 from analysis.roc import roc_analysis
 from analysis.survival import kaplan_meier, median_follow_up
 from analysis.tables import table1, table2
+from ildwh import IldwhError
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ def run_study_analysis(
     run_history: list[dict] | None = None,
     published_path: Path | None = None,
     multivariate: tuple[str, ...] = DEFAULT_MULTIVARIATE,
+    previous_db: Path | None = None,
 ) -> AnalysisOutcome:
     """Compute every analysis of protocol section 8, store `results.*` in `db_path`, write report.
 
@@ -72,6 +75,9 @@ def run_study_analysis(
         The paper's figures (default `shared/spec/published_results.json`).
     multivariate : tuple of str
         Covariates of the multivariate Cox model.
+    previous_db : Path, optional
+        The last published `analytics.duckdb`: the report gets a "What changed" section
+        (:func:`analysis.diff.diff_against_build`); none when absent or without history.
 
     Returns
     -------
@@ -176,6 +182,12 @@ def run_study_analysis(
         "cox_multivariate_hr": {t.name: t.hr for t in multi.terms},
         "adm_median_follow_up_months": follow.median if follow else None,
     }
+    changes = None
+    if previous_db is not None:
+        try:
+            changes = diff_against_build(Path(previous_db), db_path, run_id, data_freshness)
+        except IldwhError as exc:
+            notes.append(f"What changed: not shown ({exc})")
     report_path = report.write_report(
         reports_dir / "study-report.html",
         report.ReportInputs(
@@ -198,6 +210,7 @@ def run_study_analysis(
             figures={p.stem: p for p in figs if p.suffix == ".png"},
             warnings=tuple(notes),
             generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            changes=changes,
         ),
     )
     return AnalysisOutcome(

@@ -24,10 +24,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from rich.console import Console
 
-from ildwh import IldwhError
-from ildwh.config import Paths
+from ildwh import IldwhError, runs
 from ildwh import publish as pub
-from ildwh import runs
+from ildwh.config import Paths
 
 console = Console(stderr=False, highlight=False)
 
@@ -57,6 +56,8 @@ class RefreshOutcome:
     paths: dict[str, str] = field(default_factory=dict)
     attrition: list[dict] = field(default_factory=list)
     dq_counts: dict[str, int] = field(default_factory=dict)
+    changes: str = ""  # "what changed" since the previous publication (analysis/diff.py)
+    material_changes: bool | None = None
 
 
 # ---------------------------------------------------------------- tasks (thin wrappers)
@@ -96,11 +97,13 @@ def dq_task(build_db: str, run_id: str, reports_dir: str, previous_db: str | Non
 
 @task(name="study analysis", timeout_seconds=STAGE_TIMEOUT_S["analysis"])
 def analysis_task(build_db: str, reports_dir: str, run_id: str, freshness: str | None,
-                  dq_status: dict | None, run_history: list[dict]):
+                  dq_status: dict | None, run_history: list[dict],
+                  previous_db: str | None = None):
     from analysis.run import run_study_analysis
 
     return run_study_analysis(Path(build_db), Path(reports_dir), run_id, freshness,
-                              dq_status=dq_status, run_history=run_history)
+                              dq_status=dq_status, run_history=run_history,
+                              previous_db=Path(previous_db) if previous_db else None)
 
 
 @task(name="publish", retries=2, retry_delay_seconds=[2, 10],
@@ -279,7 +282,7 @@ def nightly_refresh(home: str | None = None, extracts: str | None = None, force:
             history = runs.history(paths.restricted_db, limit=10)
             _stage(out, paths, stage, "ROC, Kaplan-Meier, Cox, tables, report",
                    lambda: analysis_task(str(paths.build_db), str(staged), run_id,
-                                         out.data_freshness, dq_status, history))
+                                         out.data_freshness, dq_status, history, prev))
             # 5. publish (record the run as published first so the copy carries it)
             stage = "publish"
             runs.finish_run(paths.restricted_db, run_id, "published",
@@ -301,6 +304,7 @@ def nightly_refresh(home: str | None = None, extracts: str | None = None, force:
                             dq_errors=_count(out.dq_counts, "error"),
                             dq_warnings=_count(out.dq_counts, "warn"),
                             stage_seconds=out.stage_seconds, **totals)
+            out.changes, out.material_changes = _what_changed(paths, run_id, logger)
             _artifacts(out)
             return out
         except Exception as exc:
@@ -348,6 +352,18 @@ def _stage(out: RefreshOutcome, paths: Paths, stage: str, label: str, fn: Callab
             console.print(f"  [bold]{stage:<13}[/bold] {out.stage_seconds[stage]:7.1f} s  {label}")
 
 
+def _what_changed(paths: Paths, run_id: str, logger) -> tuple[str, bool | None]:
+    """`ildwh diff` against the previous publication, for the run summary; material changes are
+    sent through the Prefect notification block named by $ILDWH_NOTIFY_BLOCK, if set."""
+    from analysis.diff import summarise_publication
+
+    try:
+        return summarise_publication(paths.analytics_db, run_id, logger)
+    except Exception as exc:  # the diff explains a publication, it never fails one
+        logger.warning("run-to-run diff failed: %s", exc)
+        return f"run-to-run diff failed: {exc}", None
+
+
 def _artifacts(out: RefreshOutcome) -> None:
     rows = "\n".join(f"| {k} | {v:.1f} |" for k, v in out.stage_seconds.items())
     create_markdown_artifact(
@@ -355,7 +371,8 @@ def _artifacts(out: RefreshOutcome) -> None:
         markdown=(f"# Nightly refresh {out.run_id}\n\nstatus **{out.status}**, data freshness "
                   f"`{out.data_freshness}`, drops loaded: {', '.join(out.drops_loaded) or 'none'}"
                   f"\n\n| stage | seconds |\n|---|---|\n{rows}\n\n"
-                  f"data quality: {out.dq_counts}\n"),
+                  f"data quality: {out.dq_counts}\n"
+                  + (f"\n{out.changes}\n" if out.changes else "")),
         description="nightly refresh summary (counts only, no patient-level values)",
     )
     if out.attrition:

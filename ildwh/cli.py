@@ -19,6 +19,9 @@ def _paths(args: argparse.Namespace) -> Paths:
     # Prefect keeps its local state (temporary server database, logs) under the home folder
     # unless the operator points it elsewhere; set before prefect is first imported.
     os.environ.setdefault("PREFECT_HOME", str(paths.home / "prefect"))
+    # the temporary local server Prefect starts without PREFECT_API_URL can take > 20 s on a
+    # loaded 2-core machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     return paths
 
 
@@ -101,7 +104,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from analysis.diff import diff_cli
 
     return diff_cli(_paths(args), run_from=args.run_from, run_to=args.run_to,
-                    as_json=args.json)
+                    as_json=args.json, threshold=args.threshold)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("diff", help="what changed between two published refreshes")
     s.add_argument("--from", dest="run_from", default=None, help="run id (default: previous)")
     s.add_argument("--to", dest="run_to", default=None, help="run id (default: latest)")
+    s.add_argument("--threshold", type=float, default=0.01,
+                   help="relative change that makes a figure 'moved' (default 0.01 = 1%%)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_diff)
     return p

@@ -92,6 +92,12 @@ def build_analytics(build_db: Path, restricted_db: Path, previous: Path | None, 
             con.execute("create table ops.runs as select * from restricted.ops.runs")
             n += 1
         n += _snapshots(con, has_prev, run_id, keep_runs)
+        # --- run-to-run diff (analysis/diff.py, `ildwh diff`): ops.cohort_changes and
+        # ops.figure_changes = earlier runs' rows + this run vs the previous published run
+        from analysis.diff import write_change_tables
+
+        write_change_tables(con, run_id, has_prev)
+        # --- end run-to-run diff
         _refuse_identifiers(con)
         con.execute("checkpoint")
     finally:

@@ -11,6 +11,7 @@ TEST_KEY = "test-pseudonym-key-0123456789abcdef"
 # Set at import so session- and module-scoped fixtures see the same key as the tests.
 os.environ["ILDWH_PSEUDONYM_KEY"] = TEST_KEY
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 
 @pytest.fixture(autouse=True)
