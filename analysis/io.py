@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from analysis.errors import AnalysisInputError
-from ildwh.config import SPEC_DIR
+from ildwh.config import PUBLISHED_RESULTS
 
 MARTS = ("baseline", "survival", "cohort", "attrition")
 RESULT_COLUMNS = (
@@ -26,7 +26,7 @@ RESULT_COLUMNS = (
     "run_id",
     "data_freshness",
 )
-DEFAULT_PUBLISHED = SPEC_DIR / "published_results.json"
+DEFAULT_PUBLISHED = PUBLISHED_RESULTS
 
 
 def _connect(db_path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:

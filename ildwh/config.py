@@ -12,6 +12,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = REPO_ROOT.parent / "shared" / "spec"
+# The paper's printed figures, vendored from ../shared/spec/published_results.json so the project
+# runs from a clone alone (tests/unit/test_config.py checks the copy against the spec when present).
+PUBLISHED_RESULTS = REPO_ROOT / "analysis" / "published_results.json"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DEFAULT_HOME = REPO_ROOT / ".ildwh-home"
 

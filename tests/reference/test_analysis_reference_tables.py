@@ -82,9 +82,9 @@ def test_small_expected_count_uses_fisher():
 def test_table2_covers_every_published_row_in_both_patterns():
     import json
 
-    from ildwh.config import SPEC_DIR
+    from ildwh.config import PUBLISHED_RESULTS
 
-    pub = json.loads((SPEC_DIR / "published_results.json").read_text())["table2"]["rows"]
+    pub = json.loads(PUBLISHED_RESULTS.read_text())["table2"]["rows"]
     rows = table2(make_marts()["baseline"])
     assert sorted({r.key for r in rows}) == sorted(pub)
     assert len(rows) == 2 * len(pub)

@@ -15,9 +15,9 @@ from analysis.run import run_study_analysis
 from analysis.synthetic_marts import GROUP_SIZES, write_marts_db
 from analysis.tables import TABLE2_ROWS
 from ildwh.cli import main
-from ildwh.config import SPEC_DIR
+from ildwh.config import PUBLISHED_RESULTS
 
-PUB = json.loads((SPEC_DIR / "published_results.json").read_text())
+PUB = json.loads(PUBLISHED_RESULTS.read_text())
 
 
 @pytest.fixture(scope="module")

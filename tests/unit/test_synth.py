@@ -19,7 +19,7 @@ import pytest
 from lifelines import CoxPHFitter, KaplanMeierFitter
 
 from ildwh import IldwhError
-from ildwh.config import SPEC_DIR
+from ildwh.config import PUBLISHED_RESULTS
 from ildwh.contract import (
     DATE_COLUMNS,
     DATE_FORMATS,
@@ -30,7 +30,7 @@ from ildwh.contract import (
 from ildwh.synth import generate
 from ildwh.synth import truth as T
 
-PUB = json.loads((SPEC_DIR / "published_results.json").read_text(encoding="utf-8"))
+PUB = json.loads(PUBLISHED_RESULTS.read_text(encoding="utf-8"))
 GROUPS = ("ADM-NSIP", "control-NSIP", "ADM-OP", "control-OP")
 README = Path(__file__).resolve().parents[2] / "ildwh" / "synth" / "README.md"
 
