@@ -27,8 +27,9 @@ from rich.console import Console
 from ildwh import IldwhError, runs
 from ildwh import publish as pub
 from ildwh.config import Paths
+from ildwh.keys import load_key
 
-console = Console(stderr=False, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 STAGES = ("load", "dbt", "data_quality", "analysis", "publish")
 # Per-stage wall-clock limits (seconds). Prefect cannot interrupt a blocking call in a sync task, so
@@ -216,6 +217,8 @@ def nightly_refresh(home: str | None = None, extracts: str | None = None, force:
     out = RefreshOutcome(run_id=run_id, status="running")
     staged = paths.work_dir / f"reports-{run_id}"
     with _refresh_lock(paths):
+        # the pseudonym key: $ILDWH_PSEUDONYM_KEY, else the key file, created 0600 on first run
+        load_key(paths.key_file, create=True)
         runs.start_run(paths.restricted_db, run_id)
         logger.info("run %s started on %s", run_id, paths.home)
         console.rule(f"[bold]ildwh nightly refresh[/bold]  run {run_id}")
@@ -277,8 +280,10 @@ def nightly_refresh(home: str | None = None, extracts: str | None = None, force:
                                   f"failed: {names} (see {staged / 'dq-summary.html'})")
             # 4. analysis
             stage = "analysis"
-            dq_status = {"ok": dq.ok, "status": "passed" if dq.ok else "failed",
-                         "counts": out.dq_counts}
+            dq_status = {"status": "passed" if dq.ok else "failed",
+                         "error checks failed": _count(out.dq_counts, "error"),
+                         "warn checks failed": _count(out.dq_counts, "warn"),
+                         "details": "dq-summary.html"}
             history = runs.history(paths.restricted_db, limit=10)
             _stage(out, paths, stage, "ROC, Kaplan-Meier, Cox, tables, report",
                    lambda: analysis_task(str(paths.build_db), str(staged), run_id,

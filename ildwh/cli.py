@@ -15,14 +15,21 @@ from ildwh.config import Paths
 
 
 def _paths(args: argparse.Namespace) -> Paths:
-    paths = Paths.at(args.home).ensure()
+    return Paths.at(args.home).ensure()
+
+
+def _prefect_environment(home: Paths) -> None:
+    """Prefect settings with documented defaults; must run before prefect is first imported."""
     # Prefect keeps its local state (temporary server database, logs) under the home folder
-    # unless the operator points it elsewhere; set before prefect is first imported.
-    os.environ.setdefault("PREFECT_HOME", str(paths.home / "prefect"))
-    # the temporary local server Prefect starts without PREFECT_API_URL can take > 20 s on a
-    # loaded 2-core machine
+    # unless the operator points it elsewhere.
+    if "PREFECT_HOME" not in os.environ:
+        (home.home / "prefect").mkdir(parents=True, exist_ok=True)
+        os.environ["PREFECT_HOME"] = str(home.home / "prefect")
+    # no telemetry: this machine (and a hospital's) has no route to the internet
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The temporary local server Prefect starts when PREFECT_API_URL is unset can take more than
+    # its default 20 s to come up on a loaded 2-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    return paths
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -188,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _prefect_environment(Paths.at(args.home))
     try:
         return args.func(args)
     except IldwhError as exc:
