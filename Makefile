@@ -18,12 +18,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ildwh --home $(HOME_DIR) demo
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check ildwh flows analysis expectations tests bench
-	$(BIN)/ruff format --check ildwh flows analysis expectations tests bench
+	$(BIN)/ruff format --check ildwh flows analysis expectations tests
+	cd dbt_project && ../$(BIN)/sqlfluff lint models --processes 2 --nocolor
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

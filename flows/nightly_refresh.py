@@ -34,8 +34,13 @@ console = Console(highlight=False, soft_wrap=True)
 STAGES = ("load", "dbt", "data_quality", "analysis", "publish")
 # Per-stage wall-clock limits (seconds). Prefect cannot interrupt a blocking call in a sync task, so
 # these bound the stage as seen by the flow; dbt and the loader also bound their own work.
-STAGE_TIMEOUT_S = {"load": 3600, "dbt": 3600, "data_quality": 1800, "analysis": 1800,
-                   "publish": 900}
+STAGE_TIMEOUT_S = {
+    "load": 3600,
+    "dbt": 3600,
+    "data_quality": 1800,
+    "analysis": 1800,
+    "publish": 900,
+}
 
 
 class StageFailed(IldwhError):
@@ -62,13 +67,22 @@ class RefreshOutcome:
 
 
 # ---------------------------------------------------------------- tasks (thin wrappers)
-@task(name="load new drops", retries=2, retry_delay_seconds=[5, 30],
-      retry_condition_fn=lambda t, r, s: _is_io_error(s), timeout_seconds=STAGE_TIMEOUT_S["load"])
+@task(
+    name="load new drops",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=lambda t, r, s: _is_io_error(s),
+    timeout_seconds=STAGE_TIMEOUT_S["load"],
+)
 def load_task(extracts: str, restricted_db: str, force: bool):
     from ildwh.load import load_extracts
 
-    return load_extracts(Path(extracts), Path(restricted_db), force=force,
-                         progress=lambda msg: console.print(f"    [dim]{msg}[/dim]"))
+    return load_extracts(
+        Path(extracts),
+        Path(restricted_db),
+        force=force,
+        progress=lambda msg: console.print(f"    [dim]{msg}[/dim]"),
+    )
 
 
 @task(name="dbt build", timeout_seconds=STAGE_TIMEOUT_S["dbt"])
@@ -86,29 +100,56 @@ def dbt_docs_task(home: str, out_dir: str) -> str | None:
 
 
 @task(name="data-quality checkpoint", timeout_seconds=STAGE_TIMEOUT_S["data_quality"])
-def dq_task(build_db: str, run_id: str, reports_dir: str, previous_db: str | None,
-            thresholds: str | None = None):
+def dq_task(
+    build_db: str,
+    run_id: str,
+    reports_dir: str,
+    previous_db: str | None,
+    thresholds: str | None = None,
+):
     from expectations.checkpoint import run_checkpoint
 
     prev = Path(previous_db) if previous_db else None
-    return run_checkpoint(Path(build_db), run_id, Path(reports_dir), previous_db=prev,
-                          history_db=prev,
-                          thresholds_path=Path(thresholds) if thresholds else None)
+    return run_checkpoint(
+        Path(build_db),
+        run_id,
+        Path(reports_dir),
+        previous_db=prev,
+        history_db=prev,
+        thresholds_path=Path(thresholds) if thresholds else None,
+    )
 
 
 @task(name="study analysis", timeout_seconds=STAGE_TIMEOUT_S["analysis"])
-def analysis_task(build_db: str, reports_dir: str, run_id: str, freshness: str | None,
-                  dq_status: dict | None, run_history: list[dict],
-                  previous_db: str | None = None):
+def analysis_task(
+    build_db: str,
+    reports_dir: str,
+    run_id: str,
+    freshness: str | None,
+    dq_status: dict | None,
+    run_history: list[dict],
+    previous_db: str | None = None,
+):
     from analysis.run import run_study_analysis
 
-    return run_study_analysis(Path(build_db), Path(reports_dir), run_id, freshness,
-                              dq_status=dq_status, run_history=run_history,
-                              previous_db=Path(previous_db) if previous_db else None)
+    return run_study_analysis(
+        Path(build_db),
+        Path(reports_dir),
+        run_id,
+        freshness,
+        dq_status=dq_status,
+        run_history=run_history,
+        previous_db=Path(previous_db) if previous_db else None,
+    )
 
 
-@task(name="publish", retries=2, retry_delay_seconds=[2, 10],
-      retry_condition_fn=lambda t, r, s: _is_io_error(s), timeout_seconds=STAGE_TIMEOUT_S["publish"])
+@task(
+    name="publish",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=lambda t, r, s: _is_io_error(s),
+    timeout_seconds=STAGE_TIMEOUT_S["publish"],
+)
 def publish_task(home: str, run_id: str, staged_reports: str) -> dict[str, str]:
     paths = Paths.at(home)
     tmp = paths.warehouse_dir / f".analytics.{run_id}.duckdb.tmp"
@@ -159,8 +200,9 @@ def _refresh_lock(paths: Paths):
 def _set_current_stage(paths: Paths, run_id: str, stage: str) -> None:
     """`<home>/runs/current.json`: what the running refresh is doing (for operators and tests)."""
     tmp = paths.runs_dir / "current.json.tmp"
-    tmp.write_text(json.dumps({"run_id": run_id, "stage": stage, "pid": os.getpid(),
-                               "since": time.time()}))
+    tmp.write_text(
+        json.dumps({"run_id": run_id, "stage": stage, "pid": os.getpid(), "since": time.time()})
+    )
     os.replace(tmp, paths.runs_dir / "current.json")
 
 
@@ -190,19 +232,28 @@ def _attrition(build_db: Path) -> list[dict]:
 
     con = duckdb.connect(str(build_db), read_only=True)
     try:
-        cur = con.execute("select step_order, step, n_remaining, n_excluded "
-                          "from marts.attrition order by step_order")
-        return [dict(zip(["step_order", "step", "n_remaining", "n_excluded"], r, strict=True))
-                for r in cur.fetchall()]
+        cur = con.execute(
+            "select step_order, step, n_remaining, n_excluded "
+            "from marts.attrition order by step_order"
+        )
+        return [
+            dict(zip(["step_order", "step", "n_remaining", "n_excluded"], r, strict=True))
+            for r in cur.fetchall()
+        ]
     finally:
         con.close()
 
 
 # ---------------------------------------------------------------- the flow
 @flow(name="nightly_refresh", log_prints=False)
-def nightly_refresh(home: str | None = None, extracts: str | None = None, force: bool = False,
-                    rebuild: bool = False, dbt_vars: dict | None = None,
-                    dq_thresholds: str | None = None) -> RefreshOutcome:
+def nightly_refresh(
+    home: str | None = None,
+    extracts: str | None = None,
+    force: bool = False,
+    rebuild: bool = False,
+    dbt_vars: dict | None = None,
+    dq_thresholds: str | None = None,
+) -> RefreshOutcome:
     """Load new drops, rebuild, gate, analyse and publish; on any failure publish nothing.
 
     `dbt_vars` overrides study parameters (dbt vars, e.g. the baseline window) for this run;
@@ -226,27 +277,49 @@ def nightly_refresh(home: str | None = None, extracts: str | None = None, force:
         totals: dict[str, Any] = {}
         try:
             # 1. load
-            report = _stage(out, paths, stage, "loading new drops from " + str(extracts_dir),
-                            lambda: load_task(str(extracts_dir), str(paths.restricted_db), force))
+            report = _stage(
+                out,
+                paths,
+                stage,
+                "loading new drops from " + str(extracts_dir),
+                lambda: load_task(str(extracts_dir), str(paths.restricted_db), force),
+            )
             out.drops_loaded = list(report.drops_loaded)
-            totals = {"rows_in": report.rows_read, "rows_loaded": report.rows_loaded,
-                      "rows_quarantined": report.rows_quarantined + report.rows_duplicate}
+            totals = {
+                "rows_in": report.rows_read,
+                "rows_loaded": report.rows_loaded,
+                "rows_quarantined": report.rows_quarantined + report.rows_duplicate,
+            }
             out.data_freshness = _latest_drop(paths.restricted_db)
             last = _last_published(paths.restricted_db)
-            if (not out.drops_loaded and not rebuild and last is not None
-                    and last["data_freshness"] == out.data_freshness
-                    and paths.analytics_db.exists()):
+            if (
+                not out.drops_loaded
+                and not rebuild
+                and last is not None
+                and last["data_freshness"] == out.data_freshness
+                and paths.analytics_db.exists()
+            ):
                 out.status = "nothing_new"
-                console.print(f"[green]nothing new[/green]: latest drop {out.data_freshness} is "
-                              f"already published (run {last['run_id']})")
+                console.print(
+                    f"[green]nothing new[/green]: latest drop {out.data_freshness} is "
+                    f"already published (run {last['run_id']})"
+                )
                 logger.info("nothing new since run %s", last["run_id"])
-                runs.finish_run(paths.restricted_db, run_id, "nothing_new",
-                                data_freshness=out.data_freshness,
-                                stage_seconds=out.stage_seconds, **totals)
+                runs.finish_run(
+                    paths.restricted_db,
+                    run_id,
+                    "nothing_new",
+                    data_freshness=out.data_freshness,
+                    stage_seconds=out.stage_seconds,
+                    **totals,
+                )
                 return out
             if out.data_freshness is None:
-                raise StageFailed("load", f"no drop has been loaded from {extracts_dir}: put a "
-                                  "drop folder with manifest.json there (or run `ildwh synth`)")
+                raise StageFailed(
+                    "load",
+                    f"no drop has been loaded from {extracts_dir}: put a "
+                    "drop folder with manifest.json there (or run `ildwh synth`)",
+                )
             # 2. dbt build into a fresh working copy
             stage = "dbt"
             for leftover in paths.work_dir.glob("reports-*"):
@@ -254,8 +327,13 @@ def nightly_refresh(home: str | None = None, extracts: str | None = None, force:
             for f in (paths.build_db, Path(str(paths.build_db) + ".wal")):
                 if f.exists():
                     f.unlink()
-            res = _stage(out, paths, stage, "dbt build (staging -> intermediate -> marts)",
-                         lambda: dbt_task(str(paths.home), dbt_vars))
+            res = _stage(
+                out,
+                paths,
+                stage,
+                "dbt build (staging -> intermediate -> marts)",
+                lambda: dbt_task(str(paths.home), dbt_vars),
+            )
             if not res.ok:
                 raise StageFailed("dbt", "; ".join(res.failures[:5]) or "dbt build failed")
             out.attrition = _attrition(paths.build_db)
@@ -267,48 +345,96 @@ def nightly_refresh(home: str | None = None, extracts: str | None = None, force:
             # 3. data-quality gate
             stage = "data_quality"
             prev = str(paths.analytics_db) if paths.analytics_db.exists() else None
-            dq = _stage(out, paths, stage, "Great Expectations checkpoint",
-                        lambda: dq_task(str(paths.build_db), run_id, str(staged), prev,
-                                        dq_thresholds))
+            dq = _stage(
+                out,
+                paths,
+                stage,
+                "Great Expectations checkpoint",
+                lambda: dq_task(str(paths.build_db), run_id, str(staged), prev, dq_thresholds),
+            )
             out.dq_counts = dict(getattr(dq, "counts", {}) or {})
             if not dq.ok:
-                failed = [r for r in dq.results
-                          if r.get("severity") == "error" and r.get("status") == "failed"]
-                names = ", ".join(f"{r.get('table_name')}: {r.get('description')}"
-                                  for r in failed[:5])
-                raise StageFailed("data_quality", f"{len(failed)} error-severity check(s) "
-                                  f"failed: {names} (see {staged / 'dq-summary.html'})")
+                failed = [
+                    r
+                    for r in dq.results
+                    if r.get("severity") == "error" and r.get("status") == "failed"
+                ]
+                names = ", ".join(
+                    f"{r.get('table_name')}: {r.get('description')}" for r in failed[:5]
+                )
+                raise StageFailed(
+                    "data_quality",
+                    f"{len(failed)} error-severity check(s) "
+                    f"failed: {names} (see {staged / 'dq-summary.html'})",
+                )
             # 4. analysis
             stage = "analysis"
-            dq_status = {"status": "passed" if dq.ok else "failed",
-                         "error checks failed": _count(out.dq_counts, "error"),
-                         "warn checks failed": _count(out.dq_counts, "warn"),
-                         "details": "dq-summary.html"}
+            dq_status = {
+                "status": "passed" if dq.ok else "failed",
+                "error checks failed": _count(out.dq_counts, "error"),
+                "warn checks failed": _count(out.dq_counts, "warn"),
+                "details": "dq-summary.html",
+            }
             history = runs.history(paths.restricted_db, limit=10)
-            _stage(out, paths, stage, "ROC, Kaplan-Meier, Cox, tables, report",
-                   lambda: analysis_task(str(paths.build_db), str(staged), run_id,
-                                         out.data_freshness, dq_status, history, prev))
+            _stage(
+                out,
+                paths,
+                stage,
+                "ROC, Kaplan-Meier, Cox, tables, report",
+                lambda: analysis_task(
+                    str(paths.build_db),
+                    str(staged),
+                    run_id,
+                    out.data_freshness,
+                    dq_status,
+                    history,
+                    prev,
+                ),
+            )
             # 5. publish (record the run as published first so the copy carries it)
             stage = "publish"
-            runs.finish_run(paths.restricted_db, run_id, "published",
-                            drops_loaded=out.drops_loaded, data_freshness=out.data_freshness,
-                            dq_errors=_count(out.dq_counts, "error"),
-                            dq_warnings=_count(out.dq_counts, "warn"),
-                            stage_seconds=out.stage_seconds, **totals)
+            runs.finish_run(
+                paths.restricted_db,
+                run_id,
+                "published",
+                drops_loaded=out.drops_loaded,
+                data_freshness=out.data_freshness,
+                dq_errors=_count(out.dq_counts, "error"),
+                dq_warnings=_count(out.dq_counts, "warn"),
+                stage_seconds=out.stage_seconds,
+                **totals,
+            )
             try:
-                out.paths = _stage(out, paths, stage, "atomic publication",
-                                   lambda: publish_task(str(paths.home), run_id, str(staged)))
+                out.paths = _stage(
+                    out,
+                    paths,
+                    stage,
+                    "atomic publication",
+                    lambda: publish_task(str(paths.home), run_id, str(staged)),
+                )
             except BaseException:
-                runs.finish_run(paths.restricted_db, run_id, "failed", failed_stage="publish",
-                                failure_reason="publication failed",
-                                drops_loaded=out.drops_loaded, **totals)
+                runs.finish_run(
+                    paths.restricted_db,
+                    run_id,
+                    "failed",
+                    failed_stage="publish",
+                    failure_reason="publication failed",
+                    drops_loaded=out.drops_loaded,
+                    **totals,
+                )
                 raise
             out.status = "published"
-            runs.finish_run(paths.restricted_db, run_id, "published",
-                            drops_loaded=out.drops_loaded, data_freshness=out.data_freshness,
-                            dq_errors=_count(out.dq_counts, "error"),
-                            dq_warnings=_count(out.dq_counts, "warn"),
-                            stage_seconds=out.stage_seconds, **totals)
+            runs.finish_run(
+                paths.restricted_db,
+                run_id,
+                "published",
+                drops_loaded=out.drops_loaded,
+                data_freshness=out.data_freshness,
+                dq_errors=_count(out.dq_counts, "error"),
+                dq_warnings=_count(out.dq_counts, "warn"),
+                stage_seconds=out.stage_seconds,
+                **totals,
+            )
             out.changes, out.material_changes = _what_changed(paths, run_id, logger)
             _artifacts(out)
             return out
@@ -318,10 +444,17 @@ def nightly_refresh(home: str | None = None, extracts: str | None = None, force:
             logger.error("run %s failed at %s: %s", run_id, sf.stage, sf.reason)
             console.print(f"[bold red]refresh failed at stage {sf.stage}[/bold red]: {sf.reason}")
             console.print("the published warehouse and report were left as they were")
-            runs.finish_run(paths.restricted_db, run_id, "failed", failed_stage=sf.stage,
-                            failure_reason=sf.reason, drops_loaded=out.drops_loaded,
-                            data_freshness=out.data_freshness, stage_seconds=out.stage_seconds,
-                            **totals)
+            runs.finish_run(
+                paths.restricted_db,
+                run_id,
+                "failed",
+                failed_stage=sf.stage,
+                failure_reason=sf.reason,
+                drops_loaded=out.drops_loaded,
+                data_freshness=out.data_freshness,
+                stage_seconds=out.stage_seconds,
+                **totals,
+            )
             shutil.rmtree(staged, ignore_errors=True)
             raise sf from exc
         finally:
@@ -373,16 +506,18 @@ def _artifacts(out: RefreshOutcome) -> None:
     rows = "\n".join(f"| {k} | {v:.1f} |" for k, v in out.stage_seconds.items())
     create_markdown_artifact(
         key="nightly-refresh-summary",
-        markdown=(f"# Nightly refresh {out.run_id}\n\nstatus **{out.status}**, data freshness "
-                  f"`{out.data_freshness}`, drops loaded: {', '.join(out.drops_loaded) or 'none'}"
-                  f"\n\n| stage | seconds |\n|---|---|\n{rows}\n\n"
-                  f"data quality: {out.dq_counts}\n"
-                  + (f"\n{out.changes}\n" if out.changes else "")),
+        markdown=(
+            f"# Nightly refresh {out.run_id}\n\nstatus **{out.status}**, data freshness "
+            f"`{out.data_freshness}`, drops loaded: {', '.join(out.drops_loaded) or 'none'}"
+            f"\n\n| stage | seconds |\n|---|---|\n{rows}\n\n"
+            f"data quality: {out.dq_counts}\n" + (f"\n{out.changes}\n" if out.changes else "")
+        ),
         description="nightly refresh summary (counts only, no patient-level values)",
     )
     if out.attrition:
-        create_table_artifact(key="cohort-counts", table=out.attrition,
-                              description="attrition: screened -> groups")
+        create_table_artifact(
+            key="cohort-counts", table=out.attrition, description="attrition: screened -> groups"
+        )
 
 
 # ---------------------------------------------------------------- CLI entry points
@@ -390,20 +525,22 @@ def _print_outcome(out: RefreshOutcome) -> None:
     total = sum(out.stage_seconds.values())
     console.rule(f"[bold]{out.status}[/bold]  ({total:.1f} s)")
     if out.attrition:
-        console.print("  attrition: " + " -> ".join(
-            f"{a['step']} {a['n_remaining']}" for a in out.attrition))
+        console.print(
+            "  attrition: " + " -> ".join(f"{a['step']} {a['n_remaining']}" for a in out.attrition)
+        )
     for k, v in out.paths.items():
         console.print(f"  {k:<13} {v}")
 
 
-def refresh_cli(paths: Paths, extracts: str | None = None, force: bool = False,
-                rebuild: bool = False) -> int:
+def refresh_cli(
+    paths: Paths, extracts: str | None = None, force: bool = False, rebuild: bool = False
+) -> int:
     try:
-        out = nightly_refresh(home=str(paths.home), extracts=extracts, force=force,
-                              rebuild=rebuild)
+        out = nightly_refresh(home=str(paths.home), extracts=extracts, force=force, rebuild=rebuild)
     except StageFailed as exc:
-        console.print(f"[red]run failed at {exc.stage}[/red]; see `ops.runs` in "
-                      f"{paths.restricted_db}")
+        console.print(
+            f"[red]run failed at {exc.stage}[/red]; see `ops.runs` in {paths.restricted_db}"
+        )
         return 1
     _print_outcome(out)
     return 0
@@ -416,13 +553,18 @@ def demo_cli(paths: Paths) -> int:
     if not any(paths.extracts.glob("*/manifest.json")):
         console.print(f"generating the synthetic demo extract in {paths.extracts} ...")
         s = generate(paths.extracts, seed=20240101, scale=1, drops=2, background=3)
-        console.print(f"  {s['n_drops']} drops, {s['n_persons']} persons, "
-                      f"{s['n_screened']} screened")
+        console.print(
+            f"  {s['n_drops']} drops, {s['n_persons']} persons, {s['n_screened']} screened"
+        )
     return refresh_cli(paths)
 
 
-def serve_cli(paths: Paths, cron: str = "0 2 * * *", timezone: str = "Asia/Shanghai",
-              extracts: str | None = None) -> int:
+def serve_cli(
+    paths: Paths,
+    cron: str = "0 2 * * *",
+    timezone: str = "Asia/Shanghai",
+    extracts: str | None = None,
+) -> int:
     """Serve the flow on a cron schedule. Needs a real Prefect server (PREFECT_API_URL)."""
     if not os.environ.get("PREFECT_API_URL"):
         raise IldwhError(
@@ -437,8 +579,12 @@ def serve_cli(paths: Paths, cron: str = "0 2 * * *", timezone: str = "Asia/Shang
     return 0
 
 
-def build_deployment(paths: Paths, cron: str = "0 2 * * *", timezone: str = "Asia/Shanghai",
-                     extracts: str | None = None):
+def build_deployment(
+    paths: Paths,
+    cron: str = "0 2 * * *",
+    timezone: str = "Asia/Shanghai",
+    extracts: str | None = None,
+):
     """The served deployment: Prefect's own cron schedule, parameters pointing at this home."""
     from prefect.schedules import Cron
 

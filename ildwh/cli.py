@@ -36,11 +36,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from ildwh.synth import generate
 
     out = Path(args.out) if args.out else _paths(args).extracts
-    summary = generate(out, seed=args.seed, scale=args.scale, drops=args.drops,
-                       background=args.background)
-    print(f"wrote {summary['n_drops']} drop(s) to {out} "
-          f"({summary['n_screened']} screened, {summary['n_analysed']} analysed, "
-          f"{summary['n_persons']} persons); truth in {out / '_truth'}")
+    summary = generate(
+        out, seed=args.seed, scale=args.scale, drops=args.drops, background=args.background
+    )
+    print(
+        f"wrote {summary['n_drops']} drop(s) to {out} "
+        f"({summary['n_screened']} screened, {summary['n_analysed']} analysed, "
+        f"{summary['n_persons']} persons); truth in {out / '_truth'}"
+    )
     return 0
 
 
@@ -78,8 +81,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
 def cmd_refresh(args: argparse.Namespace) -> int:
     from flows.nightly_refresh import refresh_cli
 
-    return refresh_cli(_paths(args), extracts=args.extracts, force=args.force,
-                       rebuild=args.rebuild)
+    return refresh_cli(_paths(args), extracts=args.extracts, force=args.force, rebuild=args.rebuild)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -91,8 +93,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from flows.nightly_refresh import serve_cli
 
-    return serve_cli(_paths(args), cron=args.cron, timezone=args.timezone,
-                     extracts=args.extracts)
+    return serve_cli(_paths(args), cron=args.cron, timezone=args.timezone, extracts=args.extracts)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -110,8 +111,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from analysis.diff import diff_cli
 
-    return diff_cli(_paths(args), run_from=args.run_from, run_to=args.run_to,
-                    as_json=args.json, threshold=args.threshold)
+    return diff_cli(
+        _paths(args),
+        run_from=args.run_from,
+        run_to=args.run_to,
+        as_json=args.json,
+        threshold=args.threshold,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,9 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="ILD / amyopathic dermatomyositis research warehouse (Prefect, DuckDB, dbt, "
         "Great Expectations, lifelines).",
     )
-    p.add_argument("--home", default=None,
-                   help="home folder for warehouse, reports and run logs "
-                   "(default: $ILDWH_HOME, else <repo>/.ildwh-home)")
+    p.add_argument(
+        "--home",
+        default=None,
+        help="home folder for warehouse, reports and run logs "
+        "(default: $ILDWH_HOME, else <repo>/.ildwh-home)",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("synth", help="generate a synthetic EHR extract (drops + _truth/)")
@@ -130,14 +139,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=20240101, help="random seed (default 20240101)")
     s.add_argument("--scale", type=int, default=1, help="multiply every cohort count by K")
     s.add_argument("--drops", type=int, default=2, help="1 full drop then D-1 delta drops")
-    s.add_argument("--background", type=int, default=3,
-                   help="background patients per screened patient (default 3)")
+    s.add_argument(
+        "--background",
+        type=int,
+        default=3,
+        help="background patients per screened patient (default 3)",
+    )
     s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("load", help="load every new drop into the restricted raw layer")
     s.add_argument("--extracts", default=None, help="extract root (default <home>/extracts)")
-    s.add_argument("--force", action="store_true",
-                   help="reload a drop whose content changed under the same drop_id")
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="reload a drop whose content changed under the same drop_id",
+    )
     s.set_defaults(func=cmd_load)
 
     s = sub.add_parser("build", help="run dbt build into the working copy")
@@ -155,15 +171,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("refresh", help="run the nightly refresh once (no server needed)")
     s.add_argument("--extracts", default=None, help="extract root (default <home>/extracts)")
     s.add_argument("--force", action="store_true", help="force reload of changed drops")
-    s.add_argument("--rebuild", action="store_true",
-                   help="rebuild and republish even when no new drop arrived")
+    s.add_argument(
+        "--rebuild", action="store_true", help="rebuild and republish even when no new drop arrived"
+    )
     s.set_defaults(func=cmd_refresh)
 
     s = sub.add_parser("demo", help="generate the embedded synthetic extract and run the refresh")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("serve", help="serve the nightly refresh on a cron schedule (needs a "
-                       "Prefect server: see README)")
+    s = sub.add_parser(
+        "serve",
+        help="serve the nightly refresh on a cron schedule (needs a Prefect server: see README)",
+    )
     s.add_argument("--cron", default="0 2 * * *", help="cron expression (default 0 2 * * *)")
     s.add_argument("--timezone", default="Asia/Shanghai", help="schedule time zone")
     s.add_argument("--extracts", default=None, help="extract root (default <home>/extracts)")
@@ -186,8 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("diff", help="what changed between two published refreshes")
     s.add_argument("--from", dest="run_from", default=None, help="run id (default: previous)")
     s.add_argument("--to", dest="run_to", default=None, help="run id (default: latest)")
-    s.add_argument("--threshold", type=float, default=0.01,
-                   help="relative change that makes a figure 'moved' (default 0.01 = 1%%)")
+    s.add_argument(
+        "--threshold",
+        type=float,
+        default=0.01,
+        help="relative change that makes a figure 'moved' (default 0.01 = 1%%)",
+    )
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_diff)
     return p

@@ -49,8 +49,14 @@ def _tables(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> list[s
     return [r[0] for r in rows]
 
 
-def build_analytics(build_db: Path, restricted_db: Path, previous: Path | None, out: Path,
-                    run_id: str, keep_runs: int = 30) -> int:
+def build_analytics(
+    build_db: Path,
+    restricted_db: Path,
+    previous: Path | None,
+    out: Path,
+    run_id: str,
+    keep_runs: int = 30,
+) -> int:
     """Write a complete analytics database to `out` (a new file). Returns the number of tables."""
     if out.exists():
         out.unlink()
@@ -68,8 +74,11 @@ def build_analytics(build_db: Path, restricted_db: Path, previous: Path | None, 
             con.execute(f"create schema if not exists {schema}")
         for schema in PUBLISHED_SCHEMAS:
             for t in _tables(con, "build", schema):
-                if schema == "dq" and t == "results" and has_prev and "results" in _tables(
-                    con, "prev", "dq"
+                if (
+                    schema == "dq"
+                    and t == "results"
+                    and has_prev
+                    and "results" in _tables(con, "prev", "dq")
                 ):
                     # data-quality history: earlier runs from the last publication + this run
                     con.execute(
@@ -84,9 +93,7 @@ def build_analytics(build_db: Path, restricted_db: Path, previous: Path | None, 
                 n += 1
         for view, target in STEWARD_VIEWS.items():
             if view in _tables(con, "build", "staging"):
-                con.execute(
-                    f"create table dq.{target} as select * from build.staging.{_q(view)}"
-                )
+                con.execute(f"create table dq.{target} as select * from build.staging.{_q(view)}")
                 n += 1
         if "runs" in _tables(con, "restricted", "ops"):
             con.execute("create table ops.runs as select * from restricted.ops.runs")
@@ -106,8 +113,7 @@ def build_analytics(build_db: Path, restricted_db: Path, previous: Path | None, 
     return n
 
 
-def _snapshots(con: duckdb.DuckDBPyConnection, has_prev: bool, run_id: str,
-               keep_runs: int) -> int:
+def _snapshots(con: duckdb.DuckDBPyConnection, has_prev: bool, run_id: str, keep_runs: int) -> int:
     """history.<schema>__<table>: this run's rows plus the previous publication's, last N runs."""
     sources = list(SNAPSHOT_TABLES) + [("results", t) for t in _tables(con, "build", "results")]
     n = 0
@@ -129,10 +135,13 @@ def _snapshots(con: duckdb.DuckDBPyConnection, has_prev: bool, run_id: str,
     # keep the last N published runs
     main = _main_catalog(con)
     if "marts__cohort" in _tables(con, main, "history"):
-        runs = [r[0] for r in con.execute(
-            "select distinct snapshot_run_id from history.marts__cohort "
-            "order by snapshot_run_id desc"
-        ).fetchall()]
+        runs = [
+            r[0]
+            for r in con.execute(
+                "select distinct snapshot_run_id from history.marts__cohort "
+                "order by snapshot_run_id desc"
+            ).fetchall()
+        ]
         if len(runs) > keep_runs:
             for t in _tables(con, main, "history"):
                 con.execute(

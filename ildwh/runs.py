@@ -68,12 +68,22 @@ def start_run(db: Path, run_id: str) -> None:
         con.close()
 
 
-def finish_run(db: Path, run_id: str, status: str, *, failed_stage: str | None = None,
-               failure_reason: str | None = None, drops_loaded: list[str] | None = None,
-               data_freshness: str | None = None, rows_in: int | None = None,
-               rows_loaded: int | None = None, rows_quarantined: int | None = None,
-               dq_errors: int | None = None, dq_warnings: int | None = None,
-               stage_seconds: dict[str, float] | None = None) -> None:
+def finish_run(
+    db: Path,
+    run_id: str,
+    status: str,
+    *,
+    failed_stage: str | None = None,
+    failure_reason: str | None = None,
+    drops_loaded: list[str] | None = None,
+    data_freshness: str | None = None,
+    rows_in: int | None = None,
+    rows_loaded: int | None = None,
+    rows_quarantined: int | None = None,
+    dq_errors: int | None = None,
+    dq_warnings: int | None = None,
+    stage_seconds: dict[str, float] | None = None,
+) -> None:
     con = _connect(db)
     try:
         con.execute(
@@ -81,10 +91,21 @@ def finish_run(db: Path, run_id: str, status: str, *, failed_stage: str | None =
                failure_reason = ?, drops_loaded = ?, data_freshness = ?, rows_in = ?,
                rows_loaded = ?, rows_quarantined = ?, dq_errors = ?, dq_warnings = ?,
                stage_seconds = ? where run_id = ?""",
-            [_utcnow(), status, failed_stage, (failure_reason or "")[:2000] or None,
-             ",".join(drops_loaded or []) or None, data_freshness, rows_in, rows_loaded,
-             rows_quarantined, dq_errors, dq_warnings,
-             json.dumps({k: round(v, 2) for k, v in (stage_seconds or {}).items()}), run_id],
+            [
+                _utcnow(),
+                status,
+                failed_stage,
+                (failure_reason or "")[:2000] or None,
+                ",".join(drops_loaded or []) or None,
+                data_freshness,
+                rows_in,
+                rows_loaded,
+                rows_quarantined,
+                dq_errors,
+                dq_warnings,
+                json.dumps({k: round(v, 2) for k, v in (stage_seconds or {}).items()}),
+                run_id,
+            ],
         )
     finally:
         con.close()
@@ -96,9 +117,7 @@ def history(db: Path, limit: int = 20) -> list[dict]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         try:
-            cur = con.execute(
-                "select * from ops.runs order by started_at desc limit ?", [limit]
-            )
+            cur = con.execute("select * from ops.runs order by started_at desc limit ?", [limit])
         except duckdb.CatalogException:
             return []
         cols = [d[0] for d in cur.description]

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -28,18 +27,26 @@ from ildwh.synth import generate
 pytestmark = pytest.mark.slow
 
 PAPER_ATTRITION = [
-    ("screened", 382, 0), ("pattern_not_nsip_op", 240, 142),
-    ("iim_muscle_involvement", 221, 19), ("malignancy", 211, 10), ("multiple_ctd", 207, 4),
-    ("prior_treatment", 192, 15), ("drug_induced", 190, 2),
-    ("ADM-NSIP", 46, 0), ("control-NSIP", 92, 0), ("ADM-OP", 23, 0), ("control-OP", 29, 0),
+    ("screened", 382, 0),
+    ("pattern_not_nsip_op", 240, 142),
+    ("iim_muscle_involvement", 221, 19),
+    ("malignancy", 211, 10),
+    ("multiple_ctd", 207, 4),
+    ("prior_treatment", 192, 15),
+    ("drug_induced", 190, 2),
+    ("ADM-NSIP", 46, 0),
+    ("control-NSIP", 92, 0),
+    ("ADM-OP", 23, 0),
+    ("control-OP", 29, 0),
 ]
 
 
 def published_fingerprint(paths: Paths) -> dict[str, str]:
     """sha256 of the analytics database and of every published report file."""
     files = [paths.analytics_db] + sorted(p for p in paths.reports_dir.rglob("*") if p.is_file())
-    return {str(p.relative_to(paths.home)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in files}
+    return {
+        str(p.relative_to(paths.home)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files
+    }
 
 
 def last_run(paths: Paths) -> dict:
@@ -63,15 +70,22 @@ def home(tmp_path_factory, prefect_harness) -> Paths:
 
 def test_demo_refresh_publishes_the_papers_attrition(home):
     con = duckdb.connect(str(home.analytics_db), read_only=True)
-    rows = con.execute("select step, n_remaining, n_excluded from marts.attrition "
-                       "order by step_order").fetchall()
+    rows = con.execute(
+        "select step, n_remaining, n_excluded from marts.attrition order by step_order"
+    ).fetchall()
     assert rows == PAPER_ATTRITION
-    schemas = {r[0] for r in con.execute("select distinct table_schema from "
-                                         "information_schema.tables").fetchall()}
+    schemas = {
+        r[0]
+        for r in con.execute(
+            "select distinct table_schema from information_schema.tables"
+        ).fetchall()
+    }
     assert {"marts", "results", "dq", "ops", "history"} <= schemas
     assert "raw" not in schemas and "staging" not in schemas
-    assert con.execute("select status from ops.runs order by started_at desc limit 1"
-                       ).fetchone()[0] == "published"
+    assert (
+        con.execute("select status from ops.runs order by started_at desc limit 1").fetchone()[0]
+        == "published"
+    )
     con.close()
     for name in ("study-report.html", "dq-summary.html"):
         assert (home.reports_dir / name).stat().st_size > 10_000
@@ -94,8 +108,9 @@ def test_no_identifier_value_reaches_analysts(home):
     assert len(cols) > 20
     hits = []
     for schema, table, col in cols:
-        n = con.execute(f'select count(*) from "{schema}"."{table}" t join ident '
-                        f'on trim(t."{col}") = ident.v').fetchone()[0]
+        n = con.execute(
+            f'select count(*) from "{schema}"."{table}" t join ident on trim(t."{col}") = ident.v'
+        ).fetchone()[0]
         if n:
             hits.append(f"{schema}.{table}.{col}: {n}")
     assert hits == []
@@ -141,7 +156,8 @@ def test_corrupt_drop_is_refused_and_nothing_is_published(home):
 
 def test_dbt_test_failure_publishes_nothing(home):
     err = _expect_failure_leaves_published(
-        home, "dbt", rebuild=True, dbt_vars={"min_screened_patients": 10**9})
+        home, "dbt", rebuild=True, dbt_vars={"min_screened_patients": 10**9}
+    )
     assert "screened" in err.reason
 
 
@@ -152,8 +168,9 @@ def test_data_quality_error_publishes_nothing(home, tmp_path):
     cfg["plausibility_limits"]["LDH"] = [20, 150]
     strict = tmp_path / "strict.yml"
     strict.write_text(yaml.safe_dump(cfg))
-    err = _expect_failure_leaves_published(home, "data_quality", rebuild=True,
-                                           dq_thresholds=str(strict))
+    err = _expect_failure_leaves_published(
+        home, "data_quality", rebuild=True, dq_thresholds=str(strict)
+    )
     assert "error-severity" in err.reason
 
 
@@ -170,12 +187,15 @@ def test_analysis_crash_publishes_nothing(home, monkeypatch):
 
 def test_sigkill_during_dbt_then_clean_rerun(home):
     before = published_fingerprint(home)
-    env = dict(os.environ, ILDWH_HOME=str(home.home),
-               PREFECT_HOME=str(home.home / "prefect-sub"))
+    env = dict(os.environ, ILDWH_HOME=str(home.home), PREFECT_HOME=str(home.home / "prefect-sub"))
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "ildwh.cli", "--home", str(home.home), "refresh", "--rebuild"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     current = home.runs_dir / "current.json"
     deadline = time.time() + 240
     try:
@@ -200,8 +220,9 @@ def test_sigkill_during_dbt_then_clean_rerun(home):
     out = nightly_refresh(home=str(home.home), rebuild=True)
     assert out.status == "published"
     con = duckdb.connect(str(home.restricted_db), read_only=True)
-    statuses = [r[0] for r in con.execute(
-        "select status from ops.runs order by started_at").fetchall()]
+    statuses = [
+        r[0] for r in con.execute("select status from ops.runs order by started_at").fetchall()
+    ]
     con.close()
     assert "abandoned" in statuses and statuses[-1] == "published"
 
@@ -218,6 +239,8 @@ def test_open_reader_keeps_a_consistent_view_across_publication(home):
     reader.close()
     fresh = duckdb.connect(str(home.analytics_db), read_only=True)
     assert fresh.execute("select count(*) from ops.runs").fetchone()[0] > old_runs
-    assert fresh.execute("select max(run_id) from ops.runs where status = 'published'"
-                         ).fetchone()[0] == out.run_id
+    assert (
+        fresh.execute("select max(run_id) from ops.runs where status = 'published'").fetchone()[0]
+        == out.run_id
+    )
     fresh.close()

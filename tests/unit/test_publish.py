@@ -5,22 +5,25 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from ildwh import IldwhError
+from ildwh import IldwhError, runs
 from ildwh import publish as pub
-from ildwh import runs
 
 
 def _build_db(path, *, with_mrn=False, n=3):
     con = duckdb.connect(str(path))
-    con.execute("create schema marts; create schema results; create schema dq; "
-                "create schema staging")
+    con.execute(
+        "create schema marts; create schema results; create schema dq; create schema staging"
+    )
     extra = ", 'M123' as mrn" if with_mrn else ""
-    con.execute(f"create table marts.cohort as select 'k' || i as person_key, 'analysed' as "
-                f"exit_reason{extra} from range({n}) t(i)")
+    con.execute(
+        f"create table marts.cohort as select 'k' || i as person_key, 'analysed' as "
+        f"exit_reason{extra} from range({n}) t(i)"
+    )
     con.execute("create table results.roc as select 'ldh' as analysis, 0.8 as ours")
     con.execute("create table dq.results as select 'RUN' as run_id, 'x' as check_name")
-    con.execute("create view staging.stg_loader__reconciliation as select 'd1' as drop_id, 5 as "
-                "rows_read")
+    con.execute(
+        "create view staging.stg_loader__reconciliation as select 'd1' as drop_id, 5 as rows_read"
+    )
     con.close()
 
 
@@ -61,8 +64,9 @@ def test_history_keeps_last_n_runs(tmp_path):
         pub.build_analytics(build, restricted, prev, out, f"r{i}", keep_runs=2)
         prev = out
     con = duckdb.connect(str(prev), read_only=True)
-    kept = con.execute("select distinct snapshot_run_id from history.marts__cohort "
-                       "order by 1").fetchall()
+    kept = con.execute(
+        "select distinct snapshot_run_id from history.marts__cohort order by 1"
+    ).fetchall()
     assert [k[0] for k in kept] == ["r2", "r3"]
 
 

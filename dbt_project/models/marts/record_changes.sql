@@ -38,23 +38,39 @@ summarised as (
         change_type,
         updated_at as changed_at,
         case table_name
-            when 'lab_results' then 'lab ' || coalesce(analyte, code || ' (unmapped code)')
-                || ' collected ' || on_date || ': ' || coalesce(value_text, '(blank)')
-                || coalesce(' ' || unit, '')
-            when 'diagnoses' then 'diagnosis ' || coalesce(nullif(code, ''), '(no code)')
-                || ' dated ' || on_date
-            when 'clinical_findings' then 'finding ' || coalesce(code, '?') || ' '
-                || case value_text when 'true' then 'present' when 'false' then 'absent'
-                    else 'presence unknown' end
-                || ' on ' || on_date
-            when 'medications' then 'medication ' || coalesce(code, 'no ATC') || ' '
-                || coalesce(label, '') || ' started ' || on_date
-            when 'imaging' then 'imaging ' || coalesce(code, '?') || ' ' || coalesce(label, '?')
-                || ' read: ' || coalesce(value_text, '(no pattern)') || ' on ' || on_date
-            when 'vital_status' then 'vital status ' || code || ' on ' || on_date
-                || coalesce(' (death ' || value_text || ')', '')
-            when 'pulmonary_function' then 'lung function on ' || on_date || ': FEV1/FVC/DLco '
-                || value_text || ' ' || unit
+            when 'lab_results'
+                then
+                    'lab ' || coalesce(analyte, code || ' (unmapped code)')
+                    || ' collected ' || on_date || ': ' || coalesce(value_text, '(blank)')
+                    || coalesce(' ' || unit, '')
+            when 'diagnoses'
+                then
+                    'diagnosis ' || coalesce(nullif(code, ''), '(no code)')
+                    || ' dated ' || on_date
+            when 'clinical_findings'
+                then
+                    'finding ' || coalesce(code, '?') || ' '
+                    || case value_text
+                        when 'true' then 'present' when 'false' then 'absent'
+                        else 'presence unknown'
+                    end
+                    || ' on ' || on_date
+            when 'medications'
+                then
+                    'medication ' || coalesce(code, 'no ATC') || ' '
+                    || coalesce(label, '') || ' started ' || on_date
+            when 'imaging'
+                then
+                    'imaging ' || coalesce(code, '?') || ' ' || coalesce(label, '?')
+                    || ' read: ' || coalesce(value_text, '(no pattern)') || ' on ' || on_date
+            when 'vital_status'
+                then
+                    'vital status ' || code || ' on ' || on_date
+                    || coalesce(' (death ' || value_text || ')', '')
+            when 'pulmonary_function'
+                then
+                    'lung function on ' || on_date || ': FEV1/FVC/DLco '
+                    || value_text || ' ' || unit
             when 'patients' then 'patient record: sex ' || code || ', smoking ' || label
         end as summary,
         is_latest_version as is_current_version,

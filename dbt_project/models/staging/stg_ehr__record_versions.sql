@@ -1,3 +1,5 @@
+-- noqa: disable=LT02,RF03
+-- (a Jinja loop over eight tables: sqlfluff cannot judge its indentation or qualification)
 -- Every delivered version of every clinical record (raw-extract-contract.md "Rows, versions and
 -- deletes"), not only the current one: one row per loaded raw row of the eight EHR tables, keyed by
 -- person_key, with the version's drop, updated_at and delete flag, its clinical date and the few
