@@ -1,7 +1,7 @@
 -- noqa: disable=LT02,RF03
 -- (a Jinja loop over eight tables: sqlfluff cannot judge its indentation or qualification)
--- Every delivered version of every clinical record (raw-extract-contract.md "Rows, versions and
--- deletes"), not only the current one: one row per loaded raw row of the eight EHR tables, keyed by
+-- Every delivered version of every clinical record that a delta drop delivered (raw-extract-contract.md
+-- "Rows, versions and deletes"), not only the current one: one row per loaded raw row, keyed by
 -- person_key, with the version's drop, updated_at and delete flag, its clinical date and the few
 -- typed fields that say what the record holds. No direct identifier is selected. Read by
 -- marts.record_changes ("what changed in the last drop").
@@ -56,6 +56,12 @@ versions as (
     left join vocabulary as statuses
         on statuses.domain = 'vital_status' and statuses.raw_value = lower(trim(rows.status))
     {%- endif %}
+    -- only records that a delta drop delivered: no other record appears in record_changes, and
+    -- hashing every version of every record was most of this model's cost
+    where trim(rows.record_id) in (
+        select trim(delta_rows.record_id) from {{ source('ehr', table) }} as delta_rows
+        where delta_rows._drop_kind = 'delta'
+    )
     {% if not loop.last %}union all{% endif %}
 {%- endfor %}
 ),
