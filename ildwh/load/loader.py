@@ -2,7 +2,13 @@
 transaction per drop (raw tables, quarantine, reconciliation, ledger) or nothing at all.
 
 Staging happens in DuckDB temp tables of the loading connection (never in the database file), so
-a refused drop leaves the warehouse exactly as it was.
+a refused drop leaves the warehouse exactly as it was. The files of a drop are staged before its
+transaction starts: a temp table dropped inside a transaction keeps its memory until the commit
+(so staging file by file inside it would not lower the peak), and a table created outside one
+numbers its rows from 0 in insertion order (`rowid` = data-row ordinal among parsed rows, the
+parse staying parallel, which `row_number() over ()` would not). The staged files of one drop
+are a fraction of the peak; what drove it (2.2 GB at scale 100) was an ASOF join that sorted
+each staged file to number its rows, now an equality join on row buckets (`_BUCKET`).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,11 +31,12 @@ from ildwh.load.manifest import (
     read_manifest,
     verify_files,
 )
-from ildwh.load.reader import detail_sql, read_header, stage_sql, transcode_to_utf8
+from ildwh.load.reader import detail_sql, plain_copy, read_header, stage_sql
 from ildwh.load.report import DropResult, LoadReport
 from ildwh.load.rules import MACROS, lit, q
 
 Progress = Callable[[str], None] | None
+_BUCKET = 256  # staged rows per bucket of the ordinal-offset join (see `_stage_file`)
 _META = (
     "_extra varchar, _drop_id varchar, _drop_kind varchar, _extracted_at timestamp, "
     "_file varchar, _row bigint, _loaded_at timestamp"
@@ -113,12 +121,13 @@ class _Staged:
         self.entry = entry
         self.stage, self.rj, self.rs = f"_ld_stg_{i}", f"_ld_rj_{i}", f"_ld_rs_{i}"
         self.bk, self.dup, self.qr = f"_ld_bk_{i}", f"_ld_dup_{i}", f"_ld_q_{i}"
+        self.seg = f"_ld_seg_{i}"
         self.n_good = self.n_bad = self.n_dup = self.n_rule = 0
         self.rid_pos = 0
 
     @property
     def temps(self) -> tuple[str, ...]:
-        return (self.stage, self.rj, self.rs, self.bk, self.dup, self.qr)
+        return (self.stage, self.rj, self.rs, self.bk, self.seg, self.dup, self.qr)
 
     def ordinal(self, rid: str) -> str:
         """SQL: data-row ordinal (1-based, malformed rows counted) of stage rowid `rid`."""
@@ -130,20 +139,50 @@ class _Staged:
         )
 
 
+class _PlainCopies:
+    """Plain UTF-8 copies of a drop's gzipped or GB18030 files (`reader.plain_copy`), made on a
+    worker thread one file ahead of the staging, so decompressing overlaps DuckDB's work."""
+
+    def __init__(self, manifest: Manifest, tmp: Path):
+        self._m, self._tmp = manifest, tmp
+        self._todo = [e for e in manifest.files if manifest.encoding == "gb18030" or e.gzipped]
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ildwh-plain-copy")
+        self._futures: dict[str, Future] = {}
+        self._submit(0)
+
+    def _submit(self, k: int) -> None:
+        if k < len(self._todo) and self._todo[k].name not in self._futures:
+            e = self._todo[k]
+            self._futures[e.name] = self._pool.submit(plain_copy, self._m, e, self._tmp)
+
+    def get(self, entry: FileEntry) -> tuple[Path, int] | None:
+        """(plain copy, line breaks) of `entry`, or None when the file is read as delivered."""
+        if entry not in self._todo:
+            return None
+        k = self._todo.index(entry)
+        self._submit(k)
+        self._submit(k + 1)
+        return self._futures[entry.name].result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _stage_file(
     con: duckdb.DuckDBPyConnection,
     manifest: Manifest,
     i: int,
     entry: FileEntry,
-    tmp: Path,
+    copies: _PlainCopies,
     breaks: int | None,
 ) -> _Staged:
     st = _Staged(i, entry)
     header = read_header(manifest, entry)
     st.rid_pos = header.contract_pos["record_id"]
     path = manifest.drop_dir / entry.name
-    if manifest.encoding == "gb18030":
-        path = transcode_to_utf8(manifest, entry, tmp)
+    copy = copies.get(entry)
+    if copy is not None:
+        path, breaks = copy
     try:
         # Line breaks inside fields are counted only when the file has more than one per row.
         count = breaks is None or breaks != entry.rows
@@ -154,6 +193,9 @@ def _stage_file(
         raise DropError(
             manifest.drop_id, entry.name, f"DuckDB cannot read it as CSV: {exc}"
         ) from None
+    finally:
+        if copy is not None:
+            path.unlink(missing_ok=True)
 
     enc = con.execute(
         f"select min(line), count(*) from {st.rj} where error_type = 'INVALID ENCODING'"
@@ -187,6 +229,23 @@ def _stage_file(
             from (select distinct line from {st.rj})
         ) group by k"""
     )
+    if st.n_bad:
+        # Good rows between two malformed rows share one ordinal offset. Cut those segments at
+        # every _BUCKET-th row so the insert finds each row's offset with an equality hash join
+        # on rowid // _BUCKET (an ASOF join sorts the whole staged file and holds it in memory).
+        con.execute(
+            f"""create temp table {st.seg} as
+            with segs as (
+                select k::bigint as lo,
+                       coalesce(lead(k) over (order by k), {st.n_good})::bigint as hi,
+                       cnt::bigint as off
+                from {st.bk}
+                union all
+                select 0, coalesce((select min(k) from {st.bk}), {st.n_good})::bigint, 0
+            )
+            select unnest(range(lo // {_BUCKET}, (hi - 1) // {_BUCKET} + 1)) as b, lo, hi, off
+            from segs where hi > lo"""
+        )
     # Exact duplicates: an exact copy has the same record_id, so group on that first (cheap),
     # then compare every contract column inside the groups of repeated record_ids. Unknown extra
     # columns are not compared (they are ignored downstream; an export retried mid-file may
@@ -253,13 +312,12 @@ def _write_file(
     cols = [*contract.TABLES[e.table], "_extra"]
     collist = ", ".join(q(c) for c in cols)
     meta = [lit(m.drop_id), lit(m.kind), "?", lit(e.name)]
-    if 0 < st.n_bad <= 64:  # few malformed rows: a CASE is much faster than an ASOF join
-        bk = con.execute(f"select k, cnt from {st.bk} order by k desc").fetchall()
-        steps = " ".join(f"when s.rowid >= {k} then {cnt}" for k, cnt in bk)
-        ordinal, source = f"s.rowid + 1 + case {steps} else 0 end", f"{st.stage} s"
-    elif st.n_bad:
-        ordinal = "s.rowid + 1 + coalesce(b.cnt, 0)"
-        source = f"{st.stage} s asof left join {st.bk} b on s.rowid >= b.k"
+    if st.n_bad:
+        ordinal = "s.rowid + 1 + g_.off"
+        source = (
+            f"{st.stage} s join {st.seg} g_ on g_.b = s.rowid // {_BUCKET} "
+            f"and s.rowid >= g_.lo and s.rowid < g_.hi"
+        )
     else:
         ordinal, source = "s.rowid + 1", f"{st.stage} s"
     con.execute(
@@ -348,9 +406,13 @@ def load_drop(
             breaks = verify_files(m)
             say(f"drop {m.drop_id}: manifest and {len(m.files)} checksum(s) verified")
             with tempfile.TemporaryDirectory(prefix="ildwh-load-") as tmp:
-                for i, entry in enumerate(m.files):
-                    staged.append(_stage_file(con, m, i, entry, Path(tmp), breaks[entry.name]))
-                    say(f"drop {m.drop_id}: {entry.name} parsed ({entry.rows:,} rows)")
+                copies = _PlainCopies(m, Path(tmp))
+                try:
+                    for i, entry in enumerate(m.files):
+                        staged.append(_stage_file(con, m, i, entry, copies, breaks[entry.name]))
+                        say(f"drop {m.drop_id}: {entry.name} parsed ({entry.rows:,} rows)")
+                finally:
+                    copies.close()
         except DropError as exc:
             raise exc.with_later(list(later)) from None
         loaded_at = _now_local()

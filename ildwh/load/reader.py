@@ -1,9 +1,10 @@
 """Read one delivered CSV file into a DuckDB temp table, with DuckDB's own CSV reader.
 
 The header is read in Python (one line) to map columns case-insensitively; the data is parsed by
-`read_csv(..., all_varchar=true, store_rejects=true)` straight from the file (gzip included), so
-no row passes through Python. GB18030 files are transcoded to a temporary UTF-8 file in streaming
-chunks first (DuckDB's encodings extension cannot be downloaded on these machines).
+`read_csv(..., all_varchar=true, store_rejects=true)`, so no row passes through Python. Gzipped
+and GB18030 files are first streamed into a temporary plain UTF-8 file (DuckDB's encodings
+extension cannot be downloaded on these machines; and DuckDB reads a .gz file on one thread, a
+plain file on all of them), counting line breaks on the way as `file_digest` does for plain files.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -74,30 +76,51 @@ def read_header(manifest: Manifest, entry: FileEntry) -> Header:
     return Header(tuple(names), contract_pos, tuple(extras))
 
 
-def transcode_to_utf8(manifest: Manifest, entry: FileEntry, out_dir: Path) -> Path:
-    """Stream a GB18030 file (optionally gzipped) into a UTF-8 file under `out_dir`."""
+def plain_copy(manifest: Manifest, entry: FileEntry, out_dir: Path) -> tuple[Path, int]:
+    """Stream a gzipped and/or GB18030 file into a plain UTF-8 file under `out_dir`.
+
+    Returns the path and the line breaks before the final run of line breaks (see
+    `manifest.file_digest`; GB18030 never uses byte 0x0A inside a character).
+    """
     src_path = manifest.drop_dir / entry.name
     out = out_dir / f"{entry.table}.utf8.csv"
-    decoder = codecs.getincrementaldecoder("gb18030")(errors="strict")
+    gb = manifest.encoding == "gb18030"
+    decoder = codecs.getincrementaldecoder("gb18030")(errors="strict") if gb else None
     newlines = 0
-    with _open(src_path) as src, open(out, "wb") as dst:
-        while True:
-            chunk = src.read(_CHUNK)
-            try:
-                text = decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                line = newlines + chunk[: max(exc.start, 0)].count(b"\n") + 1
-                raise DropError(
-                    manifest.drop_id,
-                    entry.name,
-                    f"line {line}: bytes that are not valid GB18030 (manifest declares gb18030)",
-                ) from None
-            if text:
-                dst.write(text.encode("utf-8"))
-            if not chunk:
-                break
-            newlines += chunk.count(b"\n")
-    return out
+    tail = b""
+    try:
+        with _open(src_path) as src, open(out, "wb") as dst:
+            while True:
+                chunk = src.read(_CHUNK)
+                if decoder is not None:
+                    try:
+                        text = decoder.decode(chunk, final=not chunk)
+                    except UnicodeDecodeError as exc:
+                        line = newlines + chunk[: max(exc.start, 0)].count(b"\n") + 1
+                        raise DropError(
+                            manifest.drop_id,
+                            entry.name,
+                            f"line {line}: bytes that are not valid GB18030 "
+                            f"(manifest declares gb18030)",
+                        ) from None
+                    if text:
+                        dst.write(text.encode("utf-8"))
+                elif chunk:
+                    dst.write(chunk)
+                if not chunk:
+                    break
+                newlines += chunk.count(b"\n")
+                tail = (tail + chunk)[-4096:]
+    except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
+        raise DropError(manifest.drop_id, entry.name, f"not a readable gzip file ({exc})") from None
+    stripped = tail.rstrip(b"\r\n")
+    final_run = tail[len(stripped) :].count(b"\n") if stripped else tail.count(b"\n")
+    return out, newlines - final_run
+
+
+def transcode_to_utf8(manifest: Manifest, entry: FileEntry, out_dir: Path) -> Path:
+    """Stream a GB18030 file (optionally gzipped) into a UTF-8 file under `out_dir`."""
+    return plain_copy(manifest, entry, out_dir)[0]
 
 
 def newline_count_sql(cols: list[str]) -> str:

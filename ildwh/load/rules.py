@@ -29,7 +29,8 @@ _FORMATS = "[" + ", ".join(lit(f) for f in contract.DATE_FORMATS) + "]"
 # no daylight saving since 1991). `try_strptime` with a list of formats is slow (~2 us a value),
 # so the common shapes go to the one format they can match; anything else (spaces, offsets,
 # single-digit months, Chinese dates) takes the full list.
-# `ildwh_blank(v)`: NULL, empty or only spaces (checked without trimming every value).
+# `ildwh_blank(v)`: NULL, empty or only spaces. Only a value that sorts before '!' (empty, or
+# starting with a space or a control character) is trimmed, so the common case is one comparison.
 
 
 _FAST = (  # (condition on v, format): the shapes a value can only match in one format
@@ -60,7 +61,7 @@ def _fast_branches() -> str:
 
 MACROS = f"""
 create or replace temp macro ildwh_blank(v) as (
-    v is null or v = '' or (v[1] = ' ' and trim(v) = '')
+    v is null or (v < '!' and trim(v) = '')
 );
 create or replace temp macro ildwh_offset(o) as (
     case when o = '+08:00' then interval 0 minute
