@@ -120,8 +120,12 @@ def dbt_build(
     select: str | None = None,
     vars: dict | None = None,
     target_path: Path | None = None,
+    unit_tests: bool = True,
 ) -> DbtResult:
     """Run `dbt build` (seeds, models, data tests, unit tests) into `paths.build_db`.
+
+    `unit_tests=False` leaves out dbt's unit tests: they check the SQL of each rule on fixed
+    fixtures, not the night's data, so the nightly refresh skips them (CI runs them in `make test`).
 
     The build database is re-created from scratch. `select` is a dbt selector; `vars` override
     `dbt_project.yml` vars (study parameters). Returns a DbtResult; never raises on a failed node.
@@ -135,6 +139,8 @@ def dbt_build(
         args += ["--select", select]
     if vars:
         args += ["--vars", json.dumps(vars)]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     start = time.perf_counter()
     res = _invoke(args, paths)
     elapsed = time.perf_counter() - start
