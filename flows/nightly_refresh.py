@@ -394,17 +394,21 @@ def nightly_refresh(
             )
             # 5. publish (record the run as published first so the copy carries it)
             stage = "publish"
-            runs.finish_run(
-                paths.restricted_db,
-                run_id,
-                "published",
-                drops_loaded=out.drops_loaded,
-                data_freshness=out.data_freshness,
-                dq_errors=_count(out.dq_counts, "error"),
-                dq_warnings=_count(out.dq_counts, "warn"),
-                stage_seconds=out.stage_seconds,
-                **totals,
-            )
+
+            def record_published() -> None:
+                runs.finish_run(
+                    paths.restricted_db,
+                    run_id,
+                    "published",
+                    drops_loaded=out.drops_loaded,
+                    data_freshness=out.data_freshness,
+                    dq_errors=_count(out.dq_counts, "error"),
+                    dq_warnings=_count(out.dq_counts, "warn"),
+                    stage_seconds=out.stage_seconds,
+                    **totals,
+                )
+
+            record_published()
             try:
                 out.paths = _stage(
                     out,
@@ -425,17 +429,7 @@ def nightly_refresh(
                 )
                 raise
             out.status = "published"
-            runs.finish_run(
-                paths.restricted_db,
-                run_id,
-                "published",
-                drops_loaded=out.drops_loaded,
-                data_freshness=out.data_freshness,
-                dq_errors=_count(out.dq_counts, "error"),
-                dq_warnings=_count(out.dq_counts, "warn"),
-                stage_seconds=out.stage_seconds,
-                **totals,
-            )
+            record_published()  # again, now with the publish stage's seconds
             out.changes, out.material_changes = _what_changed(paths, run_id, logger)
             _artifacts(out)
             return out
