@@ -19,7 +19,7 @@ import duckdb
 import yaml
 
 from ildwh import IldwhError
-from ildwh.contract import FINDING_CODES
+from ildwh.contract import FINDING_CODES, NUMERIC_ANALYTES
 
 THRESHOLDS_FILE = Path(__file__).with_name("thresholds.yml")
 SEVERITIES = ("error", "warn", "info")
@@ -532,25 +532,7 @@ def build_checks(thresholds: Thresholds, previous: Mapping[str, int] | None = No
         )
 
     # ---- plausibility ------------------------------------------------------------------------
-    for analyte in (
-        "WBC",
-        "LYM",
-        "HB",
-        "PLT",
-        "HSCRP",
-        "ESR",
-        "ALB",
-        "ALT",
-        "AST",
-        "CK",
-        "CKMB",
-        "LDH",
-        "B2MG",
-        "FERRITIN",
-        "PAO2",
-        "FIO2",
-        "LACTATE",
-    ):
+    for analyte in NUMERIC_ANALYTES:
         lo, hi = thresholds.limit(analyte)
         add(
             Check(

@@ -164,5 +164,28 @@ QUARANTINE_REASONS = {
     "unknown_finding_code": "finding_code is not in the contract's list",
 }
 
+# Canonical numeric analytes (contract "lab_results"), in canonical units; the blood-gas ones come
+# from one blood-gas sample. ANA and the line-blot antibodies are text (titre, grade).
+NUMERIC_ANALYTES = (
+    "WBC",
+    "LYM",
+    "HB",
+    "PLT",
+    "HSCRP",
+    "ESR",
+    "ALB",
+    "ALT",
+    "AST",
+    "CK",
+    "CKMB",
+    "LDH",
+    "B2MG",
+    "FERRITIN",
+    "PAO2",
+    "FIO2",
+    "LACTATE",
+)
+BLOOD_GAS_ANALYTES = ("PAO2", "FIO2", "LACTATE")
+
 ENCODINGS = ("utf-8", "gb18030")
 DROP_KINDS = ("full", "delta")

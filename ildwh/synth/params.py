@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ildwh import contract
+
 EPOCH = dt.date(1970, 1, 1)
 WINDOW_START = dt.date(2017, 1, 1)
 WINDOW_END = dt.date(2022, 12, 31)
@@ -260,25 +262,7 @@ UNUSED_CODES = (
 # unit conversions to canonical units (contract), by analyte
 UNIT_FACTOR = {(a, u): f for a, rows in LAB.items() for _, _, us in rows for u, f, _ in us}
 
-NUMERIC_ANALYTES = (
-    "WBC",
-    "LYM",
-    "HB",
-    "PLT",
-    "HSCRP",
-    "ESR",
-    "ALB",
-    "ALT",
-    "AST",
-    "CK",
-    "CKMB",
-    "LDH",
-    "B2MG",
-    "FERRITIN",
-    "PAO2",
-    "FIO2",
-    "LACTATE",
-)
+NUMERIC_ANALYTES = contract.NUMERIC_ANALYTES
 REF_RANGE = {
     "WBC": "3.5-9.5",
     "LYM": "1.1-3.2",

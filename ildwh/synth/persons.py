@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ildwh.contract import BLOOD_GAS_ANALYTES, NUMERIC_ANALYTES
 from ildwh.synth import params as P
 from ildwh.synth.cohort import Person
 from ildwh.synth.events import (
@@ -332,22 +333,7 @@ def build_analysed(b: Block, p: Person):
                 detail="systemic symptom outside [-180, +30]",
             )
     # labs
-    for a in (
-        "WBC",
-        "LYM",
-        "HB",
-        "PLT",
-        "HSCRP",
-        "ESR",
-        "ALB",
-        "ALT",
-        "AST",
-        "CK",
-        "CKMB",
-        "LDH",
-        "B2MG",
-        "FERRITIN",
-    ):
+    for a in (x for x in NUMERIC_ANALYTES if x not in BLOOD_GAS_ANALYTES):
         serial_numeric(b, p, a, p.values.get(a), ts, gi)
     if "ck_high_p200" in p.decoys and 200 <= lim:
         b.numeric(
