@@ -39,19 +39,19 @@ def pseudonym_key(monkeypatch):
     return KEY.encode()
 
 
-@pytest.mark.parametrize("seed", [20240101, 12345])
-def test_marts_equal_generator_truth(tmp_path, pseudonym_key, seed):
+@pytest.mark.parametrize(("seed", "scale"), [(20240101, 1), (12345, 1), (777, 3)])
+def test_marts_equal_generator_truth(tmp_path, pseudonym_key, seed, scale):
     synth = pytest.importorskip("ildwh.synth")
     loader = pytest.importorskip("ildwh.load.loader")
     paths = Paths.at(tmp_path).ensure()
-    synth.generate(paths.extracts, seed=seed, scale=1, drops=2)
+    synth.generate(paths.extracts, seed=seed, scale=scale, drops=2)
     loader.load_extracts(paths.extracts, paths.restricted_db)
 
     result = dbt_build(paths)
 
     assert result.ok, result.summary_text()
     problems, info = compare(paths.extracts, paths.build_db, pseudonym_key)
-    assert info["attrition"] == ATTRITION
-    assert info["n_screened"] == 382 and info["n_checked"] == 382
+    assert info["attrition"] == [(step, n * scale, x * scale) for step, n, x in ATTRITION]
+    assert info["n_screened"] == 382 * scale and info["n_checked"] == 382 * scale
     assert problems == [], f"{len(problems)} mismatches, first: {problems[:20]}"
     assert "ILDWH_PSEUDONYM_KEY" in os.environ
